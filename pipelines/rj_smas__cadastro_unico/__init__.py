@@ -1,0 +1,1 @@
+"""Pipeline rj_smas__cadastro_unico."""

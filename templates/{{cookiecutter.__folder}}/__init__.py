@@ -1,0 +1,1 @@
+"""Pipeline {{ cookiecutter.__folder }}."""

@@ -1,0 +1,1 @@
+"""Orchestration library behind the nox sessions of the pipelines monorepo."""
