@@ -34,8 +34,8 @@ def problem(secretaria: str, pipeline: str) -> str | None:
 
 def main() -> int:
     """Validate the rendered answers; exit status 1 makes cookiecutter remove its output."""
-    secretaria = json.loads(r'{{ cookiecutter.secretaria | tojson }}')
-    pipeline = json.loads(r'{{ cookiecutter.pipeline | tojson }}')
+    secretaria = json.loads(r"{{ cookiecutter.secretaria | tojson }}")
+    pipeline = json.loads(r"{{ cookiecutter.pipeline | tojson }}")
     message = problem(secretaria, pipeline)
     if message is not None:
         sys.stderr.write(f"error: {message}\n")

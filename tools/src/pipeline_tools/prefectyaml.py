@@ -150,9 +150,10 @@ def _deployment(index: int, entry: dict[str, Any], lines: Mapping[KeyPath, int])
 def _schedule(entry: dict[str, Any], line: int) -> Schedule:
     interval = entry.get("interval")
     numeric = isinstance(interval, int | float) and not isinstance(interval, bool)
+    seconds = float(interval) if isinstance(interval, int | float) and numeric else None
     return Schedule(
         cron=_text(entry.get("cron")),
-        interval=float(interval) if numeric else None,
+        interval=seconds,
         rrule=_text(entry.get("rrule")),
         timezone=_text(entry.get("timezone")),
         anchor_date=_text_or_date(entry.get("anchor_date")),

@@ -131,8 +131,7 @@ def _check_type(name: str, value: Any, hint: Any) -> Any:
         return float(value)
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise ConfigError(
-            f"pyproject.toml: [tool.{TABLE}] {name} must be a {expected.__name__}, "
-            f"not {value!r}"
+            f"pyproject.toml: [tool.{TABLE}] {name} must be of type {expected.__name__}, not {value!r}"
         )
     return value
 
@@ -157,4 +156,4 @@ def _runtime_type(hint: Any) -> type:
     origin = get_origin(hint)
     if origin is types.UnionType:
         return _runtime_type(next(arg for arg in get_args(hint) if arg is not type(None)))
-    return origin if isinstance(origin, type) else hint  # type: ignore[no-any-return]
+    return origin if isinstance(origin, type) else hint

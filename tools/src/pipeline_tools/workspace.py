@@ -75,9 +75,7 @@ def discover(settings: Settings) -> Workspace:
     """Read every pipeline folder (one with a pyproject.toml) under the pipelines folder."""
     folder = settings.pipelines_path
     candidates = sorted(folder.iterdir()) if folder.is_dir() else []
-    pipelines = [
-        _read_pipeline(path) for path in candidates if (path / "pyproject.toml").is_file()
-    ]
+    pipelines = [_read_pipeline(path) for path in candidates if (path / "pyproject.toml").is_file()]
     return Workspace(settings=settings, pipelines=tuple(pipelines))
 
 
