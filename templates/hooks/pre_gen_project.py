@@ -6,7 +6,6 @@ cookiecutter, so both ways of creating a pipeline apply the same rules.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 
@@ -34,9 +33,13 @@ def problem(secretaria: str, pipeline: str) -> str | None:
 
 def main() -> int:
     """Validate the rendered answers; exit status 1 makes cookiecutter remove its output."""
-    secretaria = json.loads(r"{{ cookiecutter.secretaria | tojson }}")
-    pipeline = json.loads(r"{{ cookiecutter.pipeline | tojson }}")
-    message = problem(secretaria, pipeline)
+    # cookiecutter renders each answer as a JSON string literal, which is Python too, so no
+    # answer (quotes, backslashes, newlines) can change this code; unrendered, it still parses.
+    answers = {
+        "secretaria": {{cookiecutter.secretaria | tojson}},
+        "pipeline": {{cookiecutter.pipeline | tojson}},
+    }
+    message = problem(str(answers["secretaria"]), str(answers["pipeline"]))
     if message is not None:
         sys.stderr.write(f"error: {message}\n")
         return 1

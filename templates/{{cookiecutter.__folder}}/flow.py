@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from prefect import flow
+
 from prefect_rj_iplanrio.dump_db import DumpResult, dump_db
 
 # The connection URL carries a password, so it comes from the environment, never a parameter.
@@ -23,7 +24,7 @@ def {{ cookiecutter.__folder }}(
     """Dump `table` (or the rows of `query`) to partitioned Parquet files under `destination`."""
     source_url = os.environ.get(DATABASE_URL_VARIABLE, "")
     if not source_url:
-        raise ValueError(f"set {DATABASE_URL_VARIABLE} to the SQLAlchemy URL of the source database")
+        raise ValueError(f"set {DATABASE_URL_VARIABLE} to the SQLAlchemy URL of the database")
     result = dump_db(
         source_url,
         destination,

@@ -26,7 +26,9 @@ def test_flow_dumps_every_row(source_database: Path, tmp_path: Path) -> None:
     destination = tmp_path / "dump"
 
     result = {{ cookiecutter.__folder }}(
-        table="example", destination=str(destination), batch_size=300
+        table="example",
+        destination=str(destination),
+        batch_size=300,
     )
 
     data = pq.read_table(destination)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from pipeline_tools import commands
 from pipeline_tools.reporter import Reporter
 from pipeline_tools.settings import Settings
 from pipeline_tools.workspace import Pipeline
+
+
+def pipeline_environ(settings: Settings, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Variables for running a pipeline's code here: ours, minus GIT_*, plus `extra`.
+
+    A local Prefect server started for a test or a run would otherwise report usage to a
+    service that machines without internet cannot reach, logging an error each time.
+    """
+    environ = commands.clean_environ(extra)
+    environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    return environ
 
 
 def environment_path(settings: Settings, pipeline: Pipeline) -> Path:

@@ -6,7 +6,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline_tools import commands, environments, flowsource
+from pipeline_tools import environments, flowsource
 from pipeline_tools.errors import ExitCode, ToolError
 from pipeline_tools.reporter import Reporter
 from pipeline_tools.workspace import Pipeline, Workspace
@@ -27,7 +27,7 @@ def run_pipeline(
     completed = subprocess.run(
         argv,
         cwd=workspace.settings.root,
-        env=commands.clean_environ({"PREFECT_HOME": str(prefect_home)}),
+        env=environments.pipeline_environ(workspace.settings, {"PREFECT_HOME": str(prefect_home)}),
         check=False,
     )
     return ExitCode.OK if completed.returncode == 0 else ExitCode.FAILED

@@ -32,7 +32,8 @@ def new_pipeline(
     secretaria = secretaria if secretaria is not None else ask("secretaria (e.g. smas): ")
     pipeline = pipeline if pipeline is not None else ask("pipeline (e.g. dump_cadastro): ")
     validate(settings, secretaria, pipeline)
-    logging.getLogger("cookiecutter").setLevel(logging.WARNING)  # it logs every file it writes
+    for noisy in ("cookiecutter", "binaryornot"):  # they log every file they look at
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     cookiecutter(
         str(template_path(settings)),
         no_input=True,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
-from pipeline_tools import commands, environments
+from pipeline_tools import environments
 from pipeline_tools.errors import CommandError, ExitCode
 from pipeline_tools.reporter import Reporter
 from pipeline_tools.workspace import Pipeline, Workspace
@@ -69,7 +69,8 @@ def _test_one(
     report.unlink(missing_ok=True)
     argv = [str(python), "-m", "pytest", "tests", f"--junitxml={report}", *pytest_args]
     reporter.command(argv)
-    completed = subprocess.run(argv, cwd=pipeline.path, env=commands.clean_environ(), check=False)
+    environ = environments.pipeline_environ(workspace.settings)
+    completed = subprocess.run(argv, cwd=pipeline.path, env=environ, check=False)
     seconds = time.monotonic() - started
     return _read_report(pipeline.name, report, completed.returncode, seconds)
 
@@ -112,6 +113,7 @@ def _report(outcomes: Sequence[TestOutcome], reporter: Reporter) -> None:
     reporter.info("")
     reporter.table(["pipeline", "result", "passed", "failed", "skipped", "time", "note"], rows)
     passed = sum(outcome.passed for outcome in outcomes)
-    failed = sum(outcome.failed + (1 if outcome.problem else 0) for outcome in outcomes)
+    # A pipeline that could not run its tests counts as one failure unless pytest counted it.
+    failed = sum(max(outcome.failed, 1 if outcome.problem else 0) for outcome in outcomes)
     skipped = sum(outcome.skipped for outcome in outcomes)
     reporter.info(f"pipelines: {passed} passed, {failed} failed, {skipped} skipped")

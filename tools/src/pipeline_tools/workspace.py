@@ -115,9 +115,9 @@ def normalize(project_name: str) -> str:
 
 
 def _unknown_message(name: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.75)
     if close:
-        return f"unknown pipeline '{name}'; did you mean {' or '.join(close)}?"
+        return f"unknown pipeline '{name}'; close matches: {', '.join(close)}"
     if not known:
         return f"unknown pipeline '{name}'; there are no pipelines yet (create one: nox -s new)"
     return f"unknown pipeline '{name}'; known pipelines: {', '.join(known)}"

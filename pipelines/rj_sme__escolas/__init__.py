@@ -1,0 +1,1 @@
+"""Pipeline rj_sme__escolas."""

@@ -1,0 +1,1 @@
+"""Pipeline rj_smtr__gps_onibus."""

@@ -1,0 +1,1 @@
+"""Runtime helpers shared by the city hall's Prefect pipelines."""
