@@ -45,10 +45,20 @@ class Settings:
     build_network: str = ""
     build_concurrency: int = 2
     reclaim_disk: bool = False
+    # How images are built: "auto" (buildx where installed, else the engine's BuildKit with a
+    # client older than 23, else the legacy builder), or one of "buildx", "buildkit", "legacy".
+    builder: str = "auto"
     # Prefect API calls: concurrent registrations and retries of transient errors.
     deploy_concurrency: int = 4
     api_retries: int = 5
     api_backoff_seconds: float = 0.5
+    # Seconds one Prefect API request may take before it counts as a transient failure.
+    api_timeout_seconds: float = 30.0
+    # The local Prefect server (environment `local`): its port on 127.0.0.1, how long its
+    # first start (database migrations) may take, and how long `--run` waits for a flow run.
+    local_server_port: int = 4200
+    server_start_timeout_seconds: float = 120.0
+    run_timeout_seconds: float = 900.0
     # Files whose change affects every pipeline (glob patterns relative to the root).
     repo_wide_inputs: tuple[str, ...] = (
         "pyproject.toml",
@@ -58,8 +68,29 @@ class Settings:
     )
     # Files inside a pipeline folder that cannot change its behaviour (glob patterns).
     inert_files: tuple[str, ...] = ("README.md", "*.md")
+    # Files inside a pipeline folder that only its checks read (glob patterns relative to the
+    # folder): a change re-lints and re-tests the pipeline but deploys nothing.
+    check_only_files: tuple[str, ...] = ("tests/**",)
+    # Files whose change re-checks every pipeline but deploys none (glob patterns).
+    check_inputs: tuple[str, ...] = ("tools/**", "noxfile.py")
+    # Git remote that missing history is fetched from, and commits fetched at a time when a
+    # shallow clone stops before the revision a plan compares with.
+    git_remote: str = "origin"
+    fetch_depth: int = 50
     # Largest file that may be committed, in kilobytes.
     max_file_kb: int = 1024
+    # Lint (`nox -s lint`): environments whose deployments may not have an active schedule
+    # unless the pipeline lists them in its `scheduled-environments` (rule ENV006).
+    unscheduled_environments: tuple[str, ...] = ("staging",)
+    # Lint: a deployment of environment E reads only secret blocks named `<name>-E`, so that
+    # staging never reads prod credentials (rule ENV008).
+    secret_blocks_per_environment: bool = True
+    # Lint: hadolint rules not applied; DL3045 (COPY to a relative path without WORKDIR)
+    # cannot see the WORKDIR that the base image sets.
+    hadolint_ignore: tuple[str, ...] = ("DL3045",)
+    # Lint: lines the secret scanner skips (regular expressions); "secretaria", a city hall
+    # office, is not the keyword "secret".
+    secret_scan_exclude_lines: tuple[str, ...] = (r"\bsecretarias?\b",)
 
     @property
     def pipelines_path(self) -> Path:
