@@ -16,11 +16,14 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import httpx
 import pytest
 from cookiecutter.main import cookiecutter
+
+if TYPE_CHECKING:
+    from lint_corpus import Repo as LintRepo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -375,7 +378,12 @@ class PrefectServer:
         """Remove every deployment, so a test starts from an empty server."""
         with httpx.Client(base_url=self.url, timeout=30) as http:
             for item in http.post("/deployments/filter", json={}).json():
-                http.delete(f"/deployments/{item['id']}").raise_for_status()
+                for _ in range(20):  # SQLite answers 503 while its scheduler writes
+                    answer = http.delete(f"/deployments/{item['id']}")
+                    if answer.status_code != 503:
+                        break
+                    time.sleep(0.5)
+                assert answer.status_code in (204, 404), answer.text
 
     def create_process_pools(self, *names: str) -> None:
         """Create process work pools (with Prefect's default template) unless they exist."""
@@ -542,3 +550,21 @@ def generate_pipelines(repo: Path, count: int) -> list[str]:
         (folder / "pyproject.toml").write_text(GENERATED_PYPROJECT.format(**values))
         names.append(name)
     return names
+
+
+@pytest.fixture(scope="session")
+def lint_seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The clean workspace of the lint corpus (tests/lint_corpus.py), built once."""
+    from lint_corpus import build_workspace, write_pipeline  # noqa: PLC0415 - it imports conftest
+
+    return build_workspace(tmp_path_factory.mktemp("lint") / "seed", write_pipeline)
+
+
+@pytest.fixture
+def lint_repo(lint_seed: Path, tmp_path: Path) -> LintRepo:
+    """A copy of the lint corpus workspace (a git repository) that a test may break."""
+    from lint_corpus import Repo  # noqa: PLC0415 - it imports conftest
+
+    target = tmp_path / "repo"
+    shutil.copytree(lint_seed, target, symlinks=True)
+    return Repo(target)

@@ -52,6 +52,10 @@ class Settings:
     deploy_concurrency: int = 4
     api_retries: int = 5
     api_backoff_seconds: float = 0.5
+    # Concurrent registrations when the Prefect API is on this machine (127.0.0.1, localhost):
+    # without network latency to hide, parallel writes only contend for its SQLite database,
+    # and were measured slower there (benchmarks/bench_deploy.py).
+    local_deploy_concurrency: int = 1
     # Seconds one Prefect API request may take before it counts as a transient failure.
     api_timeout_seconds: float = 30.0
     # The local Prefect server (environment `local`): its port on 127.0.0.1, how long its
@@ -85,9 +89,11 @@ class Settings:
     # Lint: a deployment of environment E reads only secret blocks named `<name>-E`, so that
     # staging never reads prod credentials (rule ENV008).
     secret_blocks_per_environment: bool = True
-    # Lint: hadolint rules not applied; DL3045 (COPY to a relative path without WORKDIR)
-    # cannot see the WORKDIR that the base image sets.
-    hadolint_ignore: tuple[str, ...] = ("DL3045",)
+    # Lint: hadolint rules not applied. DL3045 (COPY to a relative path without WORKDIR)
+    # cannot see the WORKDIR that the base image sets; DL3008 (pin apt package versions):
+    # Debian's archive keeps only the latest version of a package, so a pinned version breaks
+    # the build at the next point release (the base image pins the Debian release instead).
+    hadolint_ignore: tuple[str, ...] = ("DL3045", "DL3008")
     # Lint: lines the secret scanner skips (regular expressions); "secretaria", a city hall
     # office, is not the keyword "secret".
     secret_scan_exclude_lines: tuple[str, ...] = (r"\bsecretarias?\b",)
