@@ -42,7 +42,7 @@ def test_table_values_then_environment_overrides(tmp_path: Path) -> None:
 def test_unknown_key_suggests_the_closest(tmp_path: Path) -> None:
     root = write_root(tmp_path, 'registy = "x"\n')
 
-    with pytest.raises(ConfigError, match="unknown key 'registy'.*did you mean 'registry'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'registy'.*did you mean 'registry'"):
         load_settings(root, environ={})
 
 
@@ -71,5 +71,5 @@ def test_find_root_walks_up_to_the_workspace(tmp_path: Path) -> None:
     nested.mkdir(parents=True)
 
     assert find_root(nested) == root
-    with pytest.raises(ConfigError, match="no pyproject.toml"):
+    with pytest.raises(ConfigError, match=r"no pyproject\.toml"):
         find_root(Path("/"))

@@ -55,7 +55,7 @@ def test_unknown_name_suggests_the_closest(root: Path) -> None:
     write_pipeline(root, "rj_smas__cadastro_unico")
     workspace = discover(load_settings(root, environ={}))
 
-    with pytest.raises(UnknownPipelineError, match="close matches: rj_smas__cadastro_unico$"):
+    with pytest.raises(UnknownPipelineError, match=r"close matches: rj_smas__cadastro_unico$"):
         workspace.select(["rj_smas__cadastro_unic"])
 
 

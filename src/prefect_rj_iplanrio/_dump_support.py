@@ -32,7 +32,8 @@ def parse_url(source_url: str | URL) -> URL:
         # `from None` keeps the parser's message, which may quote the URL, out of the traceback.
         raise ValueError(
             "source_url is not a valid SQLAlchemy URL; write it as "
-            "dialect+driver://user:password@host:port/database (its value is not shown because "
+            "dialect+driver://USER:PASSWORD@HOST:PORT/DATABASE "  # pragma: allowlist secret
+            "(its value is not shown because "
             "it may hold a password)."
         ) from None
 

@@ -559,7 +559,11 @@ def test_render_url_masks_the_password() -> None:
 def test_unparsable_url_is_refused_without_echoing_it(tmp_path: Path) -> None:
     """A malformed URL is reported without its text, which may hold a password."""
     with pytest.raises(ValueError, match="not a valid SQLAlchemy URL") as caught:
-        dump_db.fn("postgresql://dumper:s3cret@db:port/city", str(tmp_path), table="events")
+        dump_db.fn(
+            "postgresql://dumper:s3cret@db:port/city",  # pragma: allowlist secret
+            str(tmp_path),
+            table="events",
+        )
 
     assert "s3cret" not in str(caught.value)
     assert caught.value.__cause__ is None
@@ -570,7 +574,7 @@ def test_password_is_never_logged_when_the_connection_fails(
 ) -> None:
     """A real connection attempt that fails logs the masked URL only."""
     pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not installed")
-    url = "postgresql+psycopg://dumper:n0t-in-logs@127.0.0.1:1/city"
+    url = "postgresql+psycopg://dumper:n0t-in-logs@127.0.0.1:1/city"  # pragma: allowlist secret
 
     with pytest.raises(sa.exc.OperationalError) as caught:
         run_dump(url, tmp_path / "out", table="events")
@@ -655,7 +659,8 @@ POSTGRES_TYPES = {
 @pytest.mark.skipif(
     not POSTGRES_URL,
     reason="set PIPELINES_TEST_POSTGRES_URL to a postgresql+psycopg URL "
-    "(postgresql+psycopg://user:password@host:5432/database) to run the PostgreSQL test",
+    "(postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE) "  # pragma: allowlist secret
+    "to run the PostgreSQL test",
 )
 @pytest.mark.parametrize("source", ["table", "query"])
 def test_postgres_dump_streams_typed_batches(

@@ -228,7 +228,7 @@ def show_plan(
     last_deployed: LastDeployed | None = None,
 ) -> ExitCode:
     """The `plan` session: parse its arguments, plan, print; stdout holds only the plan."""
-    request = _parse(arguments)
+    request = parse_arguments(arguments)
     if request.help:
         reporter.info(_parser().format_help().rstrip())
         return ExitCode.OK
@@ -415,7 +415,7 @@ def _removed_document(removed: RemovedDeployment) -> dict[str, object]:
 
 
 @dataclass(frozen=True)
-class _Request:
+class PlanRequest:
     """The plan session's arguments."""
 
     environment: str
@@ -460,7 +460,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _parse(arguments: Sequence[str]) -> _Request:
+def parse_arguments(arguments: Sequence[str]) -> PlanRequest:
+    """The plan session's arguments, or one ToolError sentence about what is wrong."""
     options = _parser().parse_intermixed_args(list(arguments))
     if options.all and options.names:
         raise ToolError("name pipelines or pass --all, not both")
@@ -468,7 +469,7 @@ def _parse(arguments: Sequence[str]) -> _Request:
         raise ToolError(
             "--base and --head choose changes; drop them when naming pipelines or --all"
         )
-    return _Request(
+    return PlanRequest(
         environment=options.env,
         base=options.base,
         head=options.head,
@@ -481,7 +482,7 @@ def _parse(arguments: Sequence[str]) -> _Request:
     )
 
 
-def _print(plan: Plan, request: _Request, root: Path, reporter: Reporter) -> None:
+def _print(plan: Plan, request: PlanRequest, root: Path, reporter: Reporter) -> None:
     if request.output == "json":
         reporter.info(plan_to_json(plan))
     elif request.output == "matrix":

@@ -168,7 +168,8 @@ def _check_type(name: str, value: Any, hint: Any) -> Any:
         return float(value)
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise ConfigError(
-            f"pyproject.toml: [tool.{TABLE}] {name} must be of type {expected.__name__}, not {value!r}"
+            f"pyproject.toml: [tool.{TABLE}] {name} must be of type {expected.__name__}, "
+            f"not {value!r}"
         )
     return value
 

@@ -1,10 +1,11 @@
 """The images step: build and push the base image and pipeline images with python-on-whales.
 
-`build_images` and `build_base` are what the build sessions run, with the arguments that
-`parse_build_arguments` reads. `image_references` tells the deploy step which image each
-pipeline runs, without building; `pipeline_content_tag` and `base_content_tag` compute tags
-alone. See `build` for the behaviour, `context` for what enters an image, `tags` for content
-tags, `dockerfile` for the builder-specific Dockerfile and `engine` for the builders.
+`build_command` is what the build sessions run: it reads their arguments with
+`parse_build_arguments` and calls `build_images` or `build_base`. `image_references` tells
+the deploy step which image each pipeline runs, without building; `pipeline_content_tag`
+and `base_content_tag` compute tags alone. See `build` for the behaviour, `context` for what
+enters an image, `tags` for content tags, `dockerfile` for the builder-specific Dockerfile
+and `engine` for the builders.
 """
 
 from pipeline_tools.images.arguments import BuildArguments, parse_build_arguments
@@ -20,6 +21,7 @@ from pipeline_tools.images.build import (
     pipeline_content_tag,
     repository,
 )
+from pipeline_tools.images.command import build_command
 
 __all__ = [
     "BaseImage",
@@ -29,6 +31,7 @@ __all__ = [
     "Status",
     "base_content_tag",
     "build_base",
+    "build_command",
     "build_images",
     "image_references",
     "parse_build_arguments",
