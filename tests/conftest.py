@@ -409,7 +409,8 @@ class PrefectServer:
                 log = (self.home / "server.log").read_text(errors="replace")[-3000:]
                 pytest.fail(f"prefect server exited with status {self.process.returncode}:\n{log}")
             try:
-                urllib.request.urlopen(f"{self.url}/health", timeout=1).close()
+                health = f"{self.url}/health"
+                urllib.request.urlopen(health, timeout=1).close()  # noqa: S310 - http://127.0.0.1
                 return
             except OSError:
                 time.sleep(0.3)
