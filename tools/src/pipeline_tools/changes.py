@@ -28,21 +28,20 @@ from __future__ import annotations
 
 import ast
 import fnmatch
-import json
 import os
 import re
 import subprocess
-import tomllib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 
 from pipeline_tools.commands import clean_environ
 from pipeline_tools.errors import ToolError
+from pipeline_tools.lockfile import Lock, LockedPackage, LockError, parse_lock
 from pipeline_tools.reporter import Reporter
 from pipeline_tools.settings import Settings
 from pipeline_tools.workspace import Pipeline, Workspace, is_pipeline_name, normalize
@@ -575,47 +574,6 @@ def _imported_names(text: str) -> set[str]:
 # --- uv.lock -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Requirement:
-    """One entry of a package's dependency list in uv.lock."""
-
-    name: str
-    version: str | None
-    source: str | None
-    extras: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class _LockedPackage:
-    """One [[package]] of uv.lock."""
-
-    name: str
-    version: str
-    source: str
-    dependencies: tuple[_Requirement, ...]
-    optional: Mapping[str, tuple[_Requirement, ...]]
-    dev: tuple[_Requirement, ...]
-
-    @property
-    def key(self) -> str:
-        """What identifies what gets installed: name, version and source."""
-        return f"{self.name} {self.version} {self.source}"
-
-
-@dataclass(frozen=True)
-class _Lock:
-    packages: Mapping[str, tuple[_LockedPackage, ...]]
-
-    def root_project(self) -> _LockedPackage | None:
-        """The package of the repository root, which the base image installs."""
-        return next((p for ps in self.packages.values() for p in ps if _is_root(p)), None)
-
-
-def _is_root(package: _LockedPackage) -> bool:
-    source = json.loads(package.source) if package.source.startswith("{") else {}
-    return isinstance(source, dict) and "." in (source.get("editable"), source.get("virtual"))
-
-
 def _lock_reasons(
     workspace: Workspace,
     git: _Git,
@@ -629,111 +587,47 @@ def _lock_reasons(
         problem = (str(before if isinstance(before, str) else after),)
         reason = Reason("lock", changed.path, changed.status, packages=problem)
         return {name: [reason] for name in workspace.names}
-    sets = [_LockedSets(lock, purpose) for lock in (before, after)]
+    sets = [_locked_sets(lock, workspace.pipelines, purpose) for lock in (before, after)]
     found: dict[str, list[Reason]] = {}
     for pipeline in workspace.pipelines:
-        old, new = (locked.of(pipeline) for locked in sets)
+        old, new = (locked[pipeline.name] for locked in sets)
         if old != new:
             packages = _describe_difference(old, new)
             found[pipeline.name] = [Reason("lock", changed.path, changed.status, packages=packages)]
     return found
 
 
-def _read_lock(git: _Git, revision: str) -> _Lock | str:
+def _read_lock(git: _Git, revision: str) -> Lock | str:
     """The lock at `revision` (empty when it has none), or why it cannot be read."""
-    text = _show(git, revision, LOCK_FILE) or ""
     try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
+        return parse_lock(_show(git, revision, LOCK_FILE) or "")
+    except LockError as error:
         return f"cannot compare per pipeline, {LOCK_FILE} at {revision[:12]} is invalid ({error})"
-    packages: dict[str, list[_LockedPackage]] = {}
-    for entry in document.get("package", []):
-        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-            package = _locked_package(entry)
-            packages.setdefault(package.name, []).append(package)
-    return _Lock({name: tuple(found) for name, found in packages.items()})
 
 
-def _locked_package(entry: Mapping[str, Any]) -> _LockedPackage:
-    optional = entry.get("optional-dependencies")
-    groups = entry.get("dev-dependencies")
-    return _LockedPackage(
-        name=str(entry["name"]),
-        version=str(entry.get("version", "")),
-        source=_canonical(entry.get("source")),
-        dependencies=_requirements(entry.get("dependencies")),
-        optional={
-            str(extra): _requirements(items)
-            for extra, items in (optional.items() if isinstance(optional, dict) else [])
-        },
-        dev=tuple(
-            requirement
-            for items in (groups.values() if isinstance(groups, dict) else [])
-            for requirement in _requirements(items)
-        ),
-    )
+def _locked_sets(
+    lock: Lock, pipelines: Iterable[Pipeline], purpose: Purpose
+) -> dict[str, frozenset[str]]:
+    """The keys of every locked package each pipeline installs, by pipeline name.
+
+    For deploys with the root project's packages, which the base image installs; for checks
+    with the pipeline's development groups.
+    """
+    root = lock.root_project() if purpose == "deploy" else None
+    base = _keys(lock.closure(root.name)) if root else frozenset()
+    with_dev = purpose == "check"
+    return {
+        pipeline.name: base | _keys(lock.closure(_project(pipeline), include_dev=with_dev))
+        for pipeline in pipelines
+    }
 
 
-def _requirements(items: Any) -> tuple[_Requirement, ...]:
-    return tuple(
-        _Requirement(
-            name=str(item["name"]),
-            version=str(item["version"]) if "version" in item else None,
-            source=_canonical(item["source"]) if "source" in item else None,
-            extras=tuple(str(extra) for extra in item.get("extra", []) or []),
-        )
-        for item in (items if isinstance(items, list) else [])
-        if isinstance(item, dict) and "name" in item
-    )
+def _project(pipeline: Pipeline) -> str:
+    return normalize(pipeline.project_name or pipeline.name)
 
 
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True) if isinstance(value, dict) else str(value or "")
-
-
-class _LockedSets:
-    """Locked package sets of pipelines in one lock; the base image's part is walked once."""
-
-    def __init__(self, lock: _Lock, purpose: Purpose) -> None:
-        self.lock = lock
-        self.purpose = purpose
-        root = lock.root_project() if purpose == "deploy" else None
-        self.base: frozenset[str] = frozenset([root.key]) if root else frozenset()
-        self.base_seen = _walk(lock, root.dependencies if root else (), set())
-
-    def of(self, pipeline: Pipeline) -> frozenset[str]:
-        """Every locked package the pipeline installs (for deploys, with the base image's)."""
-        own = self.lock.packages.get(normalize(pipeline.project_name or pipeline.name), ())
-        start = [requirement for package in own for requirement in package.dependencies]
-        if self.purpose == "check":
-            start.extend(requirement for package in own for requirement in package.dev)
-        seen = _walk(self.lock, start, set(self.base_seen))
-        return self.base | {package.key for package in own} | {key for key, _ in seen}
-
-
-def _walk(
-    lock: _Lock, start: Sequence[_Requirement], seen: set[tuple[str, str]]
-) -> set[tuple[str, str]]:
-    """Add to `seen` every (package, extra) the requirements reach, and return it."""
-    queue = deque(start)
-    while queue:
-        requirement = queue.popleft()
-        for package in _candidates(lock, requirement):
-            for extra in ("", *requirement.extras):
-                if (package.key, extra) not in seen:
-                    seen.add((package.key, extra))
-                    queue.extend(package.optional.get(extra, ()) if extra else package.dependencies)
-    return seen
-
-
-def _candidates(lock: _Lock, requirement: _Requirement) -> list[_LockedPackage]:
-    """The locked packages a requirement can mean (several when markers fork the resolution)."""
-    return [
-        package
-        for package in lock.packages.get(requirement.name, ())
-        if requirement.version in (None, package.version)
-        and requirement.source in (None, package.source)
-    ]
+def _keys(packages: Iterable[LockedPackage]) -> frozenset[str]:
+    return frozenset(package.key for package in packages)
 
 
 def _describe_difference(old: frozenset[str], new: frozenset[str]) -> tuple[str, ...]:

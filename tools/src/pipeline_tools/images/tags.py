@@ -16,46 +16,36 @@ import json
 import os
 import stat
 import subprocess
-import tomllib
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pipeline_tools.commands import clean_environ
 from pipeline_tools.errors import ConfigError
 from pipeline_tools.images.context import LOCK_FILE, BuildContext
+from pipeline_tools.lockfile import Lock, LockError, parse_lock
 
 TAG_PREFIX = "content-"
 TAG_HEX_DIGITS = 20
 STATUS_WIDTH = 3  # `git status --porcelain` entries start with two status letters and a space
-# Lock entries that never reach an image: development groups and their declared ranges.
-UNINSTALLED_KEYS = ("dev-dependencies",)
-UNINSTALLED_METADATA_KEYS = ("requires-dev",)
 
 
 @dataclass(frozen=True)
 class LockIndex:
-    """uv.lock read once: its [[package]] entries by name, as canonical JSON strings."""
+    """uv.lock read once, as content tags see it."""
 
-    entries: Mapping[str, tuple[str, ...]]
+    lock: Lock
 
     def closure(self, project: str) -> list[str]:
         """Canonical entries of `project` and of every package it installs, sorted."""
-        if project not in self.entries:
+        if not self.lock.get(project):
             raise ConfigError(
                 f"{LOCK_FILE} has no package '{project}'; run `uv lock` and commit {LOCK_FILE}"
             )
-        seen: set[tuple[str, str]] = set()
-        pending = deque([(project, "")])
-        while pending:
-            name, extra = pending.popleft()
-            for entry in self.entries.get(name, ()):
-                if (entry, extra) not in seen:
-                    seen.add((entry, extra))
-                    pending.extend(_requirements(json.loads(entry), extra))
-        return sorted({entry for entry, _ in seen})
+        # A dependency reaches every locked version of its name: hashing only the one it names
+        # would be narrower, but would change the tag of every image whose lock forks on markers.
+        installed = self.lock.closure(project, every_version=True)
+        return sorted({package.canonical for package in installed})
 
 
 @dataclass(frozen=True)
@@ -82,16 +72,11 @@ def read_lock(root: Path) -> LockIndex:
     """Index the [[package]] entries of `root`/uv.lock."""
     path = root / LOCK_FILE
     try:
-        document = tomllib.loads(path.read_text("utf-8"))
+        return LockIndex(parse_lock(path.read_text("utf-8")))
     except FileNotFoundError:
         raise ConfigError(f"{path}: missing; run `uv lock` to create it") from None
-    except tomllib.TOMLDecodeError as error:
+    except LockError as error:
         raise ConfigError(f"{path}: {error}; run `uv lock` to rewrite it") from None
-    entries: dict[str, list[str]] = {}
-    for entry in document.get("package", []):
-        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-            entries.setdefault(entry["name"], []).append(_canonical_entry(entry))
-    return LockIndex({name: tuple(found) for name, found in entries.items()})
 
 
 def content_tag(
@@ -140,29 +125,6 @@ def _file_record(source: Path, target: str) -> bytes:
     mode = "x" if source.stat().st_mode & stat.S_IXUSR else "-"
     content = hashlib.sha256(source.read_bytes()).hexdigest()
     return f"file\0{target}\0{mode}\0{content}\n".encode()
-
-
-def _canonical_entry(entry: dict[str, Any]) -> str:
-    kept = {key: value for key, value in entry.items() if key not in UNINSTALLED_KEYS}
-    metadata = kept.get("metadata")
-    if isinstance(metadata, dict):
-        kept["metadata"] = {
-            key: value for key, value in metadata.items() if key not in UNINSTALLED_METADATA_KEYS
-        }
-    return json.dumps(kept, sort_keys=True)
-
-
-def _requirements(entry: Mapping[str, Any], extra: str) -> list[tuple[str, str]]:
-    """(name, extra) of what an entry installs: its dependencies, or those of one extra."""
-    if extra:
-        items = entry.get("optional-dependencies", {}).get(extra, [])
-    else:
-        items = entry.get("dependencies", [])
-    found: list[tuple[str, str]] = []
-    for item in items:
-        found.append((str(item["name"]), ""))
-        found.extend((str(item["name"]), str(wanted)) for wanted in item.get("extra", []))
-    return found
 
 
 def _git(root: Path, *args: str) -> str:
