@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import (  # noqa: E402 - the test fixtures' helpers, importable once tests/ is on the path
+# The test fixtures' helpers, importable once tests/ is on the path.
+from conftest import (  # noqa: E402
     PrefectServer,
     copy_repository,
     free_port,

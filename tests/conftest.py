@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 import pytest
@@ -396,7 +396,7 @@ class PrefectServer:
                 answer = http.post("/work_pools/", json=body)
                 assert answer.status_code in (201, 409), answer.text
 
-    def deployments(self) -> dict[str, dict[str, object]]:
+    def deployments(self) -> dict[str, dict[str, Any]]:
         """Every deployment the server has, by name, as the API returns it."""
         with httpx.Client(base_url=self.url, timeout=30) as http:
             return {item["name"]: item for item in http.post("/deployments/filter", json={}).json()}

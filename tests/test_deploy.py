@@ -196,7 +196,7 @@ def test_registers_every_deployment_of_the_environment_and_its_revision(
     assert code == ExitCode.OK
     assert sorted(on_server) == expected
     assert {"rj-smtr--gps-onibus-sppo--prod", "rj-smtr--gps-onibus-brt--prod"} <= set(on_server)
-    assert all(item["labels"]["pipelines.revision"] == head for item in on_server.values())  # type: ignore[index]
+    assert all(item["labels"]["pipelines.revision"] == head for item in on_server.values())
     assert f"deploy to prod: {len(expected)} registered, 0 unchanged, 0 failed" in output
     assert last_deployed_revision(load_settings(repo_copy), "prod") == head
     assert last_deployed_revision(load_settings(repo_copy), "staging") is None
@@ -229,7 +229,7 @@ def test_a_changed_entry_is_registered_again_and_only_it(
     assert "rj-sme--escolas--prod" in output
     assert "changed: schedules" in output
     assert "1 registered, 4 unchanged, 0 failed" in output
-    schedule = prefect_api.deployments()["rj-sme--escolas--prod"]["schedules"][0]  # type: ignore[index]
+    schedule = prefect_api.deployments()["rj-sme--escolas--prod"]["schedules"][0]
     assert schedule["schedule"]["cron"] == "0 7 * * 1"
 
 
@@ -301,7 +301,7 @@ def test_deploy_prod_builds_the_missing_image_and_registers_it(
     request = DeployRequest("prod", names=("rj_sme__escolas",))
 
     first = deploy(workspace, request, reporter)
-    image = prefect_api.deployments()["rj-sme--escolas--prod"]["job_variables"]["image"]  # type: ignore[index]
+    image = prefect_api.deployments()["rj-sme--escolas--prod"]["job_variables"]["image"]
     second = deploy(workspace, request, Reporter(out=output, err=output))
 
     repository, _, tag = str(image).rpartition(":")
@@ -430,7 +430,7 @@ def test_two_deploys_at_once_leave_every_deployment_whole(
     on_server = prefect_api.deployments()
     assert [outcome.returncode for outcome in outcomes] == [0, 0], [o.stdout for o in outcomes]
     assert len(on_server) == 24
-    assert all(len(item["schedules"]) == 1 for item in on_server.values())  # type: ignore[arg-type]
+    assert all(len(item["schedules"]) == 1 for item in on_server.values())
     for outcome in outcomes:
         reported = _names_with(outcome.stdout, "registered") | _names_with(
             outcome.stdout, "unchanged"

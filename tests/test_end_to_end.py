@@ -1,4 +1,4 @@
-"""A new user's first hour, in a fresh clone: new → lint → test → plan → build → deploy-local
+"""A new user's first hour, in a fresh clone: new, lint, test, plan, build, deploy-local
 with one run of the new pipeline, ending with a completed flow run on the local server.
 
 Every step is the nox session the README names, run through `uv run` in the clone; a session

@@ -129,7 +129,8 @@ def stop_server(settings: Settings, reporter: Reporter) -> bool:
 def healthy(url: str, timeout: float = 2.0) -> bool:
     """Whether the Prefect API at `url` answers its health check."""
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as response:  # noqa: S310  # http on 127.0.0.1 only
+        # The URL is the local server's own http address on 127.0.0.1, never a user's file.
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as response:  # noqa: S310
             return bool(response.status == HTTP_OK)
     except (urllib.error.URLError, OSError, ValueError):
         return False
