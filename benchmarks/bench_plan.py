@@ -36,6 +36,11 @@ from pipeline_tools.settings import load_settings
 from pipeline_tools.workspace import discover
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+# The test fixtures' helpers, importable once tests/ is on the path.
+from conftest import seed_root_pyproject  # noqa: E402
+
 PIPELINES = 200
 COMMITS = 1000
 RUNS = 5
@@ -43,23 +48,7 @@ OLD_OPENPYXL = "3.1.2"
 IMPORTER, DEPENDENT = 5, 6  # in every ten pipelines: one imports the one before it, the next
 # depends on that one through the workspace (so a change to the 4th affects the 5th and 6th)
 
-ROOT_PYPROJECT = """\
-[project]
-name = "prefect_rj_iplanrio"
-version = "0.1.0"
-requires-python = ">=3.11,<3.14"
-dependencies = ["prefect>=3.4,<4"]
-
-[build-system]
-requires = ["hatchling>=1.25"]
-build-backend = "hatchling.build"
-
-[tool.hatch.build.targets.wheel]
-packages = ["src/prefect_rj_iplanrio"]
-
-[tool.uv.workspace]
-members = ["pipelines/*"]
-"""
+ROOT_PYPROJECT = seed_root_pyproject()
 
 
 def pipeline_name(index: int) -> str:

@@ -86,19 +86,24 @@ SEED_PIPELINES = (
 OLD_OPENPYXL = "3.1.2"  # the seed locks this openpyxl; a test upgrades it to the newest
 OLD_PYTEST = "8.3.5"  # a dev-only dependency every pipeline's tests use
 
-SEED_ROOT_PYPROJECT = """\
+
+def seed_root_pyproject(
+    name: str = "prefect_rj_iplanrio", dependency: str = "prefect>=3.4,<4"
+) -> str:
+    """The root pyproject.toml of a small workspace made for a test or a benchmark."""
+    return f"""\
 [project]
-name = "prefect_rj_iplanrio"
+name = "{name}"
 version = "0.1.0"
 requires-python = ">=3.11,<3.14"
-dependencies = ["prefect>=3.4,<4"]
+dependencies = ["{dependency}"]
 
 [build-system]
 requires = ["hatchling>=1.25"]
 build-backend = "hatchling.build"
 
 [tool.hatch.build.targets.wheel]
-packages = ["src/prefect_rj_iplanrio"]
+packages = ["src/{name}"]
 
 [tool.uv.workspace]
 members = ["pipelines/*"]
@@ -106,6 +111,7 @@ members = ["pipelines/*"]
 [tool.pipeline-tools]
 pipelines_dir = "pipelines"
 """
+
 
 SEED_ONIBUS_PREFECT_YAML = """\
 name: rj_smtr__gps_onibus
@@ -206,7 +212,7 @@ def plan_seed(tmp_path_factory: pytest.TempPathFactory) -> PlanSeed:
     folder = tmp_path_factory.mktemp("plan-seed") / "workspace"
     (folder / "src" / "prefect_rj_iplanrio").mkdir(parents=True)
     (folder / "src" / "prefect_rj_iplanrio" / "__init__.py").write_text('"""Shared helpers."""\n')
-    (folder / "pyproject.toml").write_text(SEED_ROOT_PYPROJECT)
+    (folder / "pyproject.toml").write_text(seed_root_pyproject())
     (folder / "Dockerfile").write_text("ARG BASE=python:3.13-slim-bookworm\nFROM ${BASE}\n")
     (folder / "README.md").write_text("# pipelines\n")
     _render_pipelines(folder)

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, free_port, git, serve_registry
+from conftest import ROOT, free_port, git, seed_root_pyproject, serve_registry
 from cookiecutter.main import cookiecutter
 from python_on_whales import DockerClient
 
@@ -44,26 +44,7 @@ FAKE_BASE = BaseImage("registry.example/base:content-0", "sha256:" + "0" * 64)
 FIRST_CLIENT_WITH_BUILDX_ONLY = 23
 FIND_PLANTED = "-name .env -o -name credentials.json -o -name id_rsa -o -name .venv"
 
-ROOT_PYPROJECT = """\
-[project]
-name = "cidade_comum"
-version = "0.1.0"
-requires-python = ">=3.11,<3.14"
-dependencies = ["six>=1.16"]
-
-[build-system]
-requires = ["hatchling>=1.25"]
-build-backend = "hatchling.build"
-
-[tool.hatch.build.targets.wheel]
-packages = ["src/cidade_comum"]
-
-[tool.uv.workspace]
-members = ["pipelines/*"]
-
-[tool.pipeline-tools]
-pipelines_dir = "pipelines"
-"""
+ROOT_PYPROJECT = seed_root_pyproject("cidade_comum", "six>=1.16")
 
 PIPELINE_PYPROJECT = """\
 [project]
